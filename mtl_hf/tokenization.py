@@ -1,0 +1,50 @@
+"""WordPiece tokenizers trained on the training texts, for encoders built from scratch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import PreTrainedTokenizerFast
+
+SPECIAL_TOKENS = {
+    "pad_token": "[PAD]",
+    "unk_token": "[UNK]",
+    "cls_token": "[CLS]",
+    "sep_token": "[SEP]",
+    "mask_token": "[MASK]",
+}
+DEFAULT_MIN_FREQUENCY = 2
+
+
+def train_wordpiece_tokenizer(
+    texts: Iterable[str], vocab_size: int, min_frequency: int = DEFAULT_MIN_FREQUENCY
+) -> PreTrainedTokenizerFast:
+    """Train a BERT-style WordPiece tokenizer on ``texts``.
+
+    The normaliser neither lower-cases nor strips accents: the texts arrive already normalised by
+    :class:`mtl_hf.text.TextPreprocessing`, and stripping accents would merge Turkish letters such
+    as ş/s and ö/o.
+    """
+    tokenizer = Tokenizer(models.WordPiece(unk_token=SPECIAL_TOKENS["unk_token"]))
+    tokenizer.normalizer = normalizers.BertNormalizer(
+        clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=False
+    )
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece()
+
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=list(SPECIAL_TOKENS.values()),
+    )
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+
+    cls_id = tokenizer.token_to_id(SPECIAL_TOKENS["cls_token"])
+    sep_id = tokenizer.token_to_id(SPECIAL_TOKENS["sep_token"])
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, **SPECIAL_TOKENS)
