@@ -1,0 +1,121 @@
+"""The ``mtl-hf`` command line."""
+
+from __future__ import annotations
+
+import sys
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from .files import DataFileError
+from .settings import SettingsError, parse_settings, settings_help
+
+# Errors the user can fix by changing an option or a file. They end with exit status 2, as
+# click's own usage errors do, instead of a stack trace.
+USER_ERRORS = (SettingsError, DataFileError, FileExistsError)
+
+
+def sample_data_path() -> Path:
+    """Return the path of the sample tweets shipped inside the package."""
+    return Path(str(resources.files("mtl_hf") / "sample_data" / "turkish_news_tweets.csv"))
+
+
+def demo_config_path() -> Path:
+    return Path(str(resources.files("mtl_hf") / "configs" / "demo.yaml"))
+
+
+def split_config_option(argv: list[str]) -> tuple[str | None, list[str]]:
+    """Take ``--config FILE`` (or ``--config=FILE``) out of ``argv`` and return it with the rest."""
+    config, rest = None, []
+    arguments = iter(argv)
+    for argument in arguments:
+        if argument == "--config":
+            config = next(arguments, None)
+            if config is None:
+                raise SettingsError("--config needs a YAML file path.")
+        elif argument.startswith("--config="):
+            config = argument.split("=", 1)[1]
+        else:
+            rest.append(argument)
+    return config, rest
+
+
+def format_run_summary(run_dir: Path, metrics: dict) -> str:
+    """Return the per-task test scores beside the majority baseline, and where the run was written."""
+    lines = [f"Run folder: {run_dir}", "", f"{'task':<12} {'accuracy':>9} {'macro-F1':>9}   majority baseline (acc / F1)"]
+    for task, scores in metrics["tasks"].items():
+        test, baseline = scores["test"], scores["majority_baseline"]
+        lines.append(
+            f"{task:<12} {test['accuracy']:>9.3f} {test['macro_f1']:>9.3f}   "
+            f"{baseline['majority_label']!r}: {baseline['accuracy']:.3f} / {baseline['macro_f1']:.3f}"
+        )
+    lines += ["", f"TensorBoard: tensorboard --logdir {run_dir / 'tensorboard'}"]
+    return "\n".join(lines)
+
+
+def run_train_command(argv: list[str], **values) -> None:
+    """Parse ``--config FILE`` and ``--key value`` options, train one run and print its test scores."""
+    from accelerate import PartialState
+
+    from .training import run_training  # imported late so that --help stays fast
+
+    config, overrides = split_config_option(argv)
+    result = run_training(parse_settings(config, overrides, **values))
+    if PartialState().is_main_process:
+        print(format_run_summary(result.run_dir, result.metrics))
+
+
+def train_main(argv: list[str] | None = None) -> int:
+    """Entry point of ``scripts/train.py``: the same options as ``mtl-hf train``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in argv or "--help" in argv:
+        print("usage: train.py [--config FILE.yaml] [--OPTION VALUE ...]\n")
+        print(settings_help())
+        return 0
+    try:
+        run_train_command(argv)
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+@click.group()
+@click.version_option(package_name="mtl_hf")
+def main() -> None:
+    """Multi-task fine-tuning of BERT encoders (sentiment and topic of Turkish news tweets)."""
+
+
+@main.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
+)
+@click.argument("options", nargs=-1, type=click.UNPROCESSED)
+def train(options: tuple[str, ...]) -> None:
+    """Train a multi-task (or single-task) model; each run gets a new folder under runs/.
+
+    OPTIONS are --config FILE.yaml and any training option as --name value, which override the
+    file. `mtl-hf train --help` lists every option.
+    """
+    if "--help" in options or "-h" in options:
+        click.echo(click.get_current_context().get_help())
+        click.echo("\nTraining options:\n")
+        click.echo(settings_help())
+        return
+    try:
+        run_train_command(list(options))
+    except USER_ERRORS as error:
+        raise click.UsageError(str(error)) from error
+
+
+@main.command()
+@click.option("--runs-dir", default="runs", show_default=True, help="Folder in which the demo run folder is created.")
+@click.argument("options", nargs=-1, type=click.UNPROCESSED)
+def demo(runs_dir: str, options: tuple[str, ...]) -> None:
+    """Train a small scratch model on the sample tweets shipped with the package (offline, minutes on a CPU)."""
+    try:
+        run_train_command(
+            ["--config", str(demo_config_path()), *options], data=str(sample_data_path()), runs_dir=runs_dir
+        )
+    except USER_ERRORS as error:
+        raise click.UsageError(str(error)) from error
