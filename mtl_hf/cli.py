@@ -108,11 +108,14 @@ def train(options: tuple[str, ...]) -> None:
         raise click.UsageError(str(error)) from error
 
 
-@main.command()
+@main.command(context_settings={"ignore_unknown_options": True})
 @click.option("--runs-dir", default="runs", show_default=True, help="Folder in which the demo run folder is created.")
 @click.argument("options", nargs=-1, type=click.UNPROCESSED)
 def demo(runs_dir: str, options: tuple[str, ...]) -> None:
-    """Train a small scratch model on the sample tweets shipped with the package (offline, minutes on a CPU)."""
+    """Train a small scratch model on the sample tweets shipped with the package (offline, under a minute on a CPU).
+
+    OPTIONS override the demo settings, e.g. `mtl-hf demo --num_train_epochs 5`.
+    """
     try:
         run_train_command(
             ["--config", str(demo_config_path()), *options], data=str(sample_data_path()), runs_dir=runs_dir

@@ -189,3 +189,30 @@ def test_collator_pads_and_stacks_labels():
     assert batch["input_ids"].shape == (2, 8)
     assert batch["labels"].tolist() == [[0, -100], [1, 2]]
     assert "length" not in batch
+
+
+def test_hub_dataset_id_loaded_through_datasets(monkeypatch):
+    import datasets
+
+    requested = {}
+
+    def fake_load_dataset(path, split):
+        requested.update(path=path, split=split)
+        return datasets.Dataset.from_list(labelled_rows())
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    splits = load_splits(DataArguments(data="someone/turkish-tweets", hub_split="train"), TASK_NAMES)
+
+    assert requested == {"path": "someone/turkish-tweets", "split": "train"}
+    assert splits.tasks[1].labels == ("ekonomi", "saglik", "spor")
+
+
+def test_unreachable_hub_dataset_error_names_id(monkeypatch):
+    import datasets
+
+    def failing_load_dataset(path, split):
+        raise ConnectionError("offline")
+
+    monkeypatch.setattr(datasets, "load_dataset", failing_load_dataset)
+    with pytest.raises(DataFileError, match="someone/absent.*not a local file.*offline"):
+        load_splits(DataArguments(data="someone/absent"), TASK_NAMES)

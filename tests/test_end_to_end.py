@@ -166,3 +166,13 @@ def test_real_tweets_short_run(tmp_path, covid_tweets):
     metrics = json.loads((_only_run(tmp_path) / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["tasks"]["sentiment"]["labels"] == ["negatif", "nötr", "pozitif"]
     assert metrics["tasks"]["topic"]["labels"] == ["dunya", "ekonomi", "kultur", "saglik", "siyaset", "spor", "teknoloji"]
+
+
+def test_demo_command_trains_on_shipped_sample(tmp_path):
+    result = CliRunner().invoke(
+        main, ["demo", "--runs-dir", str(tmp_path / "runs"), "--num_train_epochs", "1", "--disable_tqdm", "true"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "majority baseline" in result.output
+    metrics = json.loads((_only_run(tmp_path) / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["data"]["splits"]["train"]["rows"] > 300
