@@ -122,3 +122,18 @@ def demo(runs_dir: str, options: tuple[str, ...]) -> None:
         )
     except USER_ERRORS as error:
         raise click.UsageError(str(error)) from error
+
+
+def _register_commands() -> None:
+    """Add the commands that live beside the concepts they drive."""
+    from .commands import evaluate_command, predict_command
+    from .report import report_command
+    from .sweep import sweep_command
+
+    main.add_command(evaluate_command, name="evaluate")
+    main.add_command(predict_command, name="predict")
+    main.add_command(sweep_command, name="sweep")
+    main.add_command(report_command, name="report")
+
+
+_register_commands()

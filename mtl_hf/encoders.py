@@ -110,16 +110,22 @@ def build_scratch_encoder(
     texts: list[str],
     vocab_size: int,
     max_length: int,
+    tokenizer: PreTrainedTokenizerBase | None = None,
     **config_values,
 ) -> tuple[BertForMultiTask, PreTrainedTokenizerBase]:
-    """Build a randomly initialised ladder-size BERT and train its WordPiece tokenizer on ``texts``."""
+    """Build a randomly initialised ladder-size BERT and train its WordPiece tokenizer on ``texts``.
+
+    A given ``tokenizer`` is used instead of training one, so that every process of a distributed
+    run, and a resumed run, share one vocabulary: training the same texts twice can order it differently.
+    """
     size = LADDER.get(size_name)
     if size is None:
         raise ValueError(
             f"Invalid --model {size_name!r} with --from_scratch: choose a ladder size ({', '.join(LADDER)})."
         )
 
-    tokenizer = train_wordpiece_tokenizer(texts, vocab_size=vocab_size)
+    if tokenizer is None:
+        tokenizer = train_wordpiece_tokenizer(texts, vocab_size=vocab_size)
     tokenizer.model_max_length = max_length
     config = BertMultiTaskConfig(
         vocab_size=len(tokenizer),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_VOCAB_SIZE = 8000
 SECTION_NAMES = ("model", "data", "training")
+# accelerate launch passes its --mixed_precision (or the config file's) to the processes in this variable.
+ACCELERATE_MIXED_PRECISION_ENV = "ACCELERATE_MIXED_PRECISION"
 
 
 class SettingsError(ValueError):
@@ -118,6 +121,12 @@ class DataArguments:
     split_seed: int = field(default=42, metadata={"help": "Seed of the train/validation/test split."})
     max_rows: int | None = field(default=None, metadata={"help": "Use only the first N usable rows of --data."})
     hub_split: str = field(default="train", metadata={"help": "Split to read when --data is a Hub data set id."})
+    cache_dir: str | None = field(
+        default=None,
+        metadata={"help": "Folder for cached tokenized splits, reused when the rows, tokenizer, preprocessing, "
+                  "max_length and versions match; default: $MTL_HF_CACHE, else $HF_HOME/mtl_hf, else "
+                  "~/.cache/huggingface/mtl_hf. 'none' turns the cache off."},
+    )
 
     def __post_init__(self) -> None:
         for option in ("validation_fraction", "test_fraction"):
@@ -173,6 +182,16 @@ class MultiTaskTrainingArguments(TrainingArguments):
     )
     greater_is_better: bool | None = field(default=True, metadata={"help": "Whether a higher metric is better."})
     save_total_limit: int | None = field(default=1, metadata={"help": "Checkpoints kept besides the best one."})
+    # On the Turkish COVID tweets at batch 32 and max_length 64 (MiniLM tokenizer), random batches
+    # were 79% real tokens and length-grouped ones 95.5% (bench/padding.py, docs/benchmarks.md).
+    train_sampling_strategy: str = field(
+        default="group_by_length",
+        metadata={
+            "help": "Order of training rows: 'group_by_length' (shuffled, but rows of similar length share a "
+            "batch, so less padding), 'random', 'sequential' or 'batch_rebalance'.",
+            "choices": ["random", "sequential", "group_by_length", "batch_rebalance"],
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
@@ -180,7 +199,26 @@ class MultiTaskTrainingArguments(TrainingArguments):
         # Pinned memory only helps copies to a GPU; on a CPU-only machine torch warns at every epoch.
         if not torch.cuda.is_available():
             self.dataloader_pin_memory = False
+        _check_mixed_precision(self.fp16)
+        # Without an accelerator, processes started by torchrun (accelerate launch with several
+        # processes) must join a gloo process group on the CPU; use_cpu makes accelerate do that.
+        # NOTE: config.yaml then records use_cpu: true, which forces the CPU if the file is reused on a GPU machine.
+        if not torch.accelerator.is_available():
+            self.use_cpu = True
         super().__post_init__()
+
+
+def _check_mixed_precision(fp16: bool) -> None:
+    """Reject fp16 without CUDA, from --fp16 or from ``accelerate launch --mixed_precision fp16``."""
+    if torch.cuda.is_available():
+        return
+    if fp16:
+        raise SettingsError("Invalid --fp16 without a CUDA GPU: use --bf16 on CPUs, or leave both unset.")
+    if os.environ.get(ACCELERATE_MIXED_PRECISION_ENV, "no").lower() == "fp16":
+        raise SettingsError(
+            "Invalid mixed_precision fp16 in the accelerate config or --mixed_precision: fp16 needs a CUDA GPU. "
+            "Use bf16 on CPUs, e.g. --config_file accelerate_configs/cpu_bf16.yaml."
+        )
 
 
 @dataclass
@@ -234,11 +272,11 @@ def read_config_file(path: str | Path) -> dict:
             values.update(value)
         else:
             values[key] = value
-    _check_known_options(values, source=str(path))
+    check_known_options(values, source=str(path))
     return values
 
 
-def _check_known_options(values: dict, source: str) -> None:
+def check_known_options(values: dict, source: str) -> None:
     known = {name for dataclass_type in _parser().dataclass_types for name in _field_names(dataclass_type)}
     for key in values:
         if key not in known:
@@ -250,7 +288,7 @@ def _check_known_options(values: dict, source: str) -> None:
 def parse_settings(config: str | Path | None = None, overrides: list[str] | None = None, **values) -> Settings:
     """Build Settings from a YAML file, then ``values``, then ``--key value`` overrides, later ones winning."""
     defaults = read_config_file(config) if config else {}
-    _check_known_options(values, source="settings")
+    check_known_options(values, source="settings")
     defaults.update(values)
 
     parser = _parser()

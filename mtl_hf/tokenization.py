@@ -39,6 +39,7 @@ def train_wordpiece_tokenizer(
         special_tokens=list(SPECIAL_TOKENS.values()),
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
+    tokenizer.model = _renumbered_wordpiece(tokenizer.get_vocab())
 
     cls_id = tokenizer.token_to_id(SPECIAL_TOKENS["cls_token"])
     sep_id = tokenizer.token_to_id(SPECIAL_TOKENS["sep_token"])
@@ -48,3 +49,20 @@ def train_wordpiece_tokenizer(
         special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
     )
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, **SPECIAL_TOKENS)
+
+
+def _renumbered_wordpiece(vocab: dict[str, int]) -> models.WordPiece:
+    """Return a WordPiece model with the special tokens first and the rest in sorted order.
+
+    The trainer numbers tokens differently from one call to the next (tokenizers 0.23 breaks
+    frequency ties in hash-map order), so two runs on the same texts would give the same word
+    different ids. WordPiece matching does not depend on the ids, so renumbering is safe.
+    """
+    # NOTE: the trainer also breaks merge ties at random, so the token set itself can differ between
+    # trainings (1 token in 8,000 on the COVID tweets, more on tiny corpora). Distributed and resumed
+    # runs therefore share one trained tokenizer rather than training it again.
+    specials = list(SPECIAL_TOKENS.values())
+    ordered = specials + sorted(token for token in vocab if token not in specials)
+    return models.WordPiece(
+        vocab={token: index for index, token in enumerate(ordered)}, unk_token=SPECIAL_TOKENS["unk_token"]
+    )

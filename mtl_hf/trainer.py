@@ -6,7 +6,9 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.data import SequentialSampler
 from transformers import Trainer
+from transformers.trainer_utils import has_length
 
 from .modeling import IGNORE_INDEX, MultiTaskOutput, multitask_loss
 from .timing import EpochTimer
@@ -49,6 +51,18 @@ class MultiTaskTrainer(Trainer):
         # so training steps add no host synchronisation.
         self._task_loss_sum = torch.zeros(len(self.task_names), device=self.args.device)
         self._task_loss_step_logged = 0
+
+    def _get_eval_sampler(self, eval_dataset):
+        """Keep evaluation and ``predict`` in dataset order, also when training groups rows by length.
+
+        Trainer (transformers 5.25) length-groups the evaluation sampler too under
+        ``train_sampling_strategy="group_by_length"``, which permutes the rows that ``predict``
+        returns. Under several processes, None lets accelerate shard the data in order.
+        """
+        # NOTE: _get_eval_sampler is a private Trainer hook; check it when upgrading transformers.
+        if eval_dataset is None or not has_length(eval_dataset) or self.args.world_size > 1:
+            return None
+        return SequentialSampler(eval_dataset)
 
     def get_batch_samples(self, epoch_iterator, num_batches, device):
         """Collect the accumulation batches and count each task's labelled rows across them."""

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import transformers
 from accelerate import PartialState
-from transformers import EarlyStoppingCallback, set_seed
+from accelerate.utils import broadcast_object_list
+from tokenizers import Tokenizer
+from transformers import AutoTokenizer, EarlyStoppingCallback, PreTrainedTokenizerFast, set_seed
 from transformers.integrations import TensorBoardCallback
 from transformers.trainer_utils import get_last_checkpoint
 
 from . import __version__
-from .data import DataSplits, MultiTaskCollator, load_splits, tokenize_frame
+from .caching import resolve_cache_dir, tokenize_cached
+from .data import DataSplits, MultiTaskCollator, load_splits
 from .encoders import (
     build_scratch_encoder,
     load_pretrained_encoder,
@@ -32,8 +36,9 @@ from .runs import (
     write_json,
     write_yaml,
 )
-from .settings import ModelArguments, Settings, SettingsError
+from .settings import ModelArguments, MultiTaskTrainingArguments, Settings, SettingsError
 from .text import TextPreprocessing
+from .tokenization import SPECIAL_TOKENS, train_wordpiece_tokenizer
 from .trainer import MultiTaskTrainer
 
 logger = logging.getLogger(__name__)
@@ -70,16 +75,24 @@ def default_run_name(settings: Settings) -> str:
     return f"{model_name}{scratch}-{'+'.join(settings.data.task_names)}{adapter}"
 
 
-def build_model(model_args: ModelArguments, splits: DataSplits):
-    """Load or build the model and tokenizer, and resolve the text preprocessing they need."""
+def build_model(model_args: ModelArguments, splits: DataSplits, tokenizer_dir: str | None = None):
+    """Load or build the model and tokenizer, and resolve the text preprocessing they need.
+
+    With ``--from_scratch``, ``tokenizer_dir`` (the checkpoint a run resumes from) supplies the
+    tokenizer; otherwise the main process trains it and sends it to the other processes.
+    """
     tasks = {task.name: list(task.labels) for task in splits.tasks}
     config_values = {"classifier_dropout": model_args.classifier_dropout}
 
     if model_args.from_scratch:
         preprocessing = TextPreprocessing(resolve_lowercase(model_args.lowercase, None), model_args.clean_text)
         texts = [preprocessing(text) for text in splits.train["text"]]
+        if tokenizer_dir is not None:
+            tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+        else:
+            tokenizer = train_shared_tokenizer(texts, model_args.vocab_size)
         model, tokenizer = build_scratch_encoder(
-            model_args.model, tasks, texts, model_args.vocab_size, model_args.max_length, **config_values
+            model_args.model, tasks, texts, model_args.vocab_size, model_args.max_length, tokenizer, **config_values
         )
     else:
         tokenizer = load_pretrained_tokenizer(model_args.model)
@@ -91,12 +104,28 @@ def build_model(model_args: ModelArguments, splits: DataSplits):
     return model, tokenizer, preprocessing
 
 
-def _resolve_run_dir(settings: Settings) -> tuple[Path, str | None]:
-    """Return the run folder and the checkpoint to resume from, if any."""
+def train_shared_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
+    """Train the scratch tokenizer on the main process and return the same one on every process.
+
+    WordPiece training is not deterministic across processes (the order of equally frequent
+    tokens varies), so each process training its own would give different token ids.
+    """
+    state = PartialState()
+    if state.num_processes == 1:
+        return train_wordpiece_tokenizer(texts, vocab_size=vocab_size)
+
+    serialised: list[str | None] = [None]
+    if state.is_main_process:
+        serialised[0] = train_wordpiece_tokenizer(texts, vocab_size=vocab_size).backend_tokenizer.to_str()
+    broadcast_object_list(serialised, from_process=0)
+    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(serialised[0]), **SPECIAL_TOKENS)
+
+
+def _find_resume_checkpoint(settings: Settings) -> tuple[Path, str] | None:
+    """Return the run folder of ``--resume_run`` and its last checkpoint, or None for a new run."""
     resume_run = settings.training.resume_run
     if not resume_run:
-        name = settings.training.run_name or default_run_name(settings)
-        return create_run_dir(settings.training.runs_dir, name), None
+        return None
 
     run_dir = Path(resume_run)
     if (run_dir / METRICS_FILE).exists():
@@ -108,10 +137,55 @@ def _resolve_run_dir(settings: Settings) -> tuple[Path, str | None]:
     return run_dir, checkpoint
 
 
+def _create_new_run_dir(settings: Settings) -> Path:
+    name = settings.training.run_name or default_run_name(settings)
+    return create_run_dir(settings.training.runs_dir, name)
+
+
+def log_training_plan(args: MultiTaskTrainingArguments, train_rows: int, num_processes: int) -> None:
+    """Log the effective batch size, the optimizer steps and the learning-rate schedule once."""
+    if not PartialState().is_main_process:
+        return
+    effective_batch = args.per_device_train_batch_size * num_processes * args.gradient_accumulation_steps
+    # The Trainer keeps the last partial batch, so each process gets ceil(rows / global batch) batches.
+    batches_per_epoch = math.ceil(train_rows / (args.per_device_train_batch_size * num_processes))
+    steps_per_epoch = max(1, math.ceil(batches_per_epoch / args.gradient_accumulation_steps))
+    total_steps = args.max_steps if args.max_steps > 0 else math.ceil(args.num_train_epochs * steps_per_epoch)
+    logger.info(
+        "Effective batch size %d (%d per device x %d processes x %d accumulation steps); "
+        "%d optimizer steps (%d per epoch)",
+        effective_batch, args.per_device_train_batch_size, num_processes, args.gradient_accumulation_steps,
+        total_steps, steps_per_epoch,
+    )
+    logger.info(
+        "Learning rate %g, schedule %s, %d warm-up steps",
+        args.learning_rate, getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type),
+        args.get_warmup_steps(total_steps),
+    )
+
+
 def _tensorboard_callback(run_dir: Path) -> TensorBoardCallback:
     callback = TensorBoardCallback()
     callback.logging_dir = str(run_dir / TENSORBOARD_DIR)
     return callback
+
+
+def best_validation_metrics(trainer: MultiTaskTrainer) -> dict:
+    """Return the logged validation metrics of the model training ended with, or {} if none were logged.
+
+    That is the best evaluation under ``load_best_model_at_end``, else the last one. Reading them
+    from the log avoids a second validation pass, which would also add a duplicate point to TensorBoard.
+    """
+    evaluations = [entry for entry in trainer.state.log_history if "eval_loss" in entry]
+    if not evaluations:
+        return {}
+    metric = trainer.args.metric_for_best_model
+    if trainer.args.load_best_model_at_end and trainer.state.best_metric is not None and metric:
+        key = metric if metric.startswith("eval_") else f"eval_{metric}"
+        for entry in evaluations:
+            if entry.get(key) == trainer.state.best_metric:
+                return entry
+    return evaluations[-1]
 
 
 def _last_logged(log_history: list[dict], key: str) -> float | None:
@@ -180,18 +254,20 @@ def run_training(settings: Settings) -> RunResult:
     set_seed(settings.training.seed)
 
     splits = load_splits(settings.data, settings.data.task_names)
-    model, tokenizer, preprocessing = build_model(settings.model, splits)
+    resume = _find_resume_checkpoint(settings)
+    model, tokenizer, preprocessing = build_model(settings.model, splits, tokenizer_dir=resume[1] if resume else None)
     if settings.model.uses_lora:
         from .adapters import attach_lora
 
         model = attach_lora(model, settings.model)
 
+    cache_dir = resolve_cache_dir(settings.data.cache_dir)
     tokenized = {
-        name: tokenize_frame(frame, splits.tasks, tokenizer, preprocessing, settings.model.max_length)
+        name: tokenize_cached(frame, splits.tasks, tokenizer, preprocessing, settings.model.max_length, cache_dir)
         for name, frame in splits.frames().items()
     }
 
-    run_dir, checkpoint = _resolve_run_dir(settings)
+    run_dir, checkpoint = resume if resume else (_create_new_run_dir(settings), None)
     args = settings.training
     args.output_dir = str(run_dir / CHECKPOINTS_DIR)
     if state.is_main_process and checkpoint is None:
@@ -212,15 +288,17 @@ def run_training(settings: Settings) -> RunResult:
         callbacks=callbacks,
     )
     logger.info("Run folder: %s", run_dir)
+    log_training_plan(args, len(tokenized["train"]), state.num_processes)
     train_output = trainer.train(resume_from_checkpoint=checkpoint)
 
-    validation_metrics = trainer.evaluate()
+    validation_metrics = best_validation_metrics(trainer) or trainer.evaluate()
     test_metrics = trainer.evaluate(tokenized["test"], metric_key_prefix="test")
     metrics = summarise_run(settings, splits, trainer, train_output, validation_metrics, test_metrics)
 
     save_run_model(trainer, run_dir / MODEL_DIR)
     if state.is_main_process:
         write_json(run_dir / METRICS_FILE, metrics)
+        record_hyperparameters(trainer, settings, metrics)
     close_tensorboard(trainer)
     state.wait_for_everyone()
     logger.info("Finished %s: test mean macro-F1 %.4f", run_dir, metrics["test_mean_macro_f1"])
@@ -230,6 +308,48 @@ def run_training(settings: Settings) -> RunResult:
 def save_run_model(trainer: MultiTaskTrainer, model_dir: Path) -> None:
     """Save the trained model and tokenizer (on the main process) so ``from_pretrained`` reloads them."""
     trainer.save_model(str(model_dir))
+    if _is_adapter_model(trainer) and trainer.is_world_process_zero():
+        from .adapters import save_base_model
+
+        save_base_model(trainer.model, model_dir)
+
+
+def _is_adapter_model(trainer: MultiTaskTrainer) -> bool:
+    """Return whether the trained model is peft-wrapped (a LoRA run)."""
+    return hasattr(trainer.model, "peft_config")
+
+
+def _tensorboard_writer(trainer: MultiTaskTrainer):
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, TensorBoardCallback) and callback.tb_writer is not None:
+            return callback.tb_writer
+    return None
+
+
+def record_hyperparameters(trainer: MultiTaskTrainer, settings: Settings, metrics: dict) -> None:
+    """Write the run's settings and test scores to TensorBoard's HParams view.
+
+    Sweeps put runs side by side there, filterable by model, tasks and adapter.
+    """
+    writer = _tensorboard_writer(trainer)
+    if writer is None:
+        return
+    hyperparameters = {
+        "model": settings.model.model,
+        "from_scratch": settings.model.from_scratch,
+        "tasks": "+".join(settings.data.task_names),
+        "adapter": metrics["adapter"],
+        "learning_rate": settings.training.learning_rate,
+        "num_train_epochs": settings.training.num_train_epochs,
+        "per_device_train_batch_size": settings.training.per_device_train_batch_size,
+        "seed": settings.training.seed,
+    }
+    scores = {"hparam/test_mean_macro_f1": metrics["test_mean_macro_f1"]}
+    for task, task_metrics in metrics["tasks"].items():
+        scores[f"hparam/test_{task}_accuracy"] = task_metrics["test"]["accuracy"]
+        scores[f"hparam/test_{task}_macro_f1"] = task_metrics["test"]["macro_f1"]
+    # run_name "." keeps the HParams record in the run's own event folder instead of a timestamped subfolder.
+    writer.add_hparams(hyperparameters, scores, run_name=".")
 
 
 def close_tensorboard(trainer: MultiTaskTrainer) -> None:

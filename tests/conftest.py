@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,18 @@ def covid_tweets() -> Path:
     if not COVID_TWEETS.is_file():
         pytest.skip(f"real tweets not found at {COVID_TWEETS}; they exist only beside the project checkout")
     return COVID_TWEETS
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_tokenization_cache(tmp_path_factory):
+    """Keep the tests' tokenization cache out of the user's home folder; subprocesses inherit it."""
+    previous = os.environ.get("MTL_HF_CACHE")
+    os.environ["MTL_HF_CACHE"] = str(tmp_path_factory.mktemp("mtl_hf_cache"))
+    yield
+    if previous is None:
+        os.environ.pop("MTL_HF_CACHE", None)
+    else:
+        os.environ["MTL_HF_CACHE"] = previous
 
 
 @pytest.fixture(autouse=True)

@@ -176,3 +176,23 @@ def test_demo_command_trains_on_shipped_sample(tmp_path):
     assert "majority baseline" in result.output
     metrics = json.loads((_only_run(tmp_path) / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["data"]["splits"]["train"]["rows"] > 300
+
+
+def test_validation_metrics_are_best_epoch(finished_run):
+    metrics = json.loads((finished_run / "metrics.json").read_text(encoding="utf-8"))
+    events = EventAccumulator(str(finished_run / "tensorboard"))
+    events.Reload()
+    logged = [event.value for event in events.Scalars("eval/mean_macro_f1")]
+
+    assert len(logged) == 2
+    best = sum(metrics["tasks"][task]["validation"]["macro_f1"] for task in ("sentiment", "topic")) / 2
+    assert best == pytest.approx(max(logged), abs=1e-6)
+
+
+def test_tensorboard_records_hyperparameters(finished_run):
+    events = EventAccumulator(str(finished_run / "tensorboard"))
+    events.Reload()
+    assert "hparam/test_mean_macro_f1" in events.Tags()["scalars"]
+    hparams = events.PluginTagToContent("hparams")
+    assert hparams
+    assert any(b"micro" in content for content in hparams.values())
