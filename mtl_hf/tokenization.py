@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from accelerate import PartialState
+from accelerate.utils import broadcast_object_list
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
@@ -66,3 +68,21 @@ def _renumbered_wordpiece(vocab: dict[str, int]) -> models.WordPiece:
     return models.WordPiece(
         vocab={token: index for index, token in enumerate(ordered)}, unk_token=SPECIAL_TOKENS["unk_token"]
     )
+
+
+def train_shared_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
+    """Train the scratch tokenizer on the main process and return the same one on every process.
+
+    WordPiece training is not deterministic across processes (the order of equally frequent
+    tokens varies), so each process training its own would give different token ids.
+    """
+    state = PartialState()
+    if state.num_processes == 1:
+        return train_wordpiece_tokenizer(texts, vocab_size=vocab_size)
+
+    serialised: list[str | None] = [None]
+    if state.is_main_process:
+        serialised[0] = train_wordpiece_tokenizer(texts, vocab_size=vocab_size).backend_tokenizer.to_str()
+    broadcast_object_list(serialised, from_process=0)
+    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(serialised[0]), **SPECIAL_TOKENS)
+

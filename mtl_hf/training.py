@@ -10,13 +10,9 @@ from pathlib import Path
 
 import transformers
 from accelerate import PartialState
-from accelerate.utils import broadcast_object_list
-from tokenizers import Tokenizer
-from transformers import AutoTokenizer, EarlyStoppingCallback, PreTrainedTokenizerFast, set_seed
-from transformers.integrations import TensorBoardCallback
+from transformers import AutoTokenizer, EarlyStoppingCallback, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
-from . import __version__
 from .caching import resolve_cache_dir, tokenize_cached
 from .data import DataSplits, MultiTaskCollator, load_splits
 from .encoders import (
@@ -25,20 +21,21 @@ from .encoders import (
     load_pretrained_tokenizer,
     resolve_lowercase,
 )
-from .metrics import build_compute_metrics, majority_baseline
+from .metrics import build_compute_metrics
 from .runs import (
     CHECKPOINTS_DIR,
     CONFIG_FILE,
     METRICS_FILE,
     MODEL_DIR,
-    TENSORBOARD_DIR,
     create_run_dir,
     write_json,
     write_yaml,
 )
 from .settings import ModelArguments, MultiTaskTrainingArguments, Settings, SettingsError
 from .text import TextPreprocessing
-from .tokenization import SPECIAL_TOKENS, train_wordpiece_tokenizer
+from .run_summary import best_validation_metrics, summarise_run
+from .tensorboard import close_tensorboard, record_hyperparameters, tensorboard_callback
+from .tokenization import train_shared_tokenizer
 from .trainer import MultiTaskTrainer
 
 logger = logging.getLogger(__name__)
@@ -104,23 +101,6 @@ def build_model(model_args: ModelArguments, splits: DataSplits, tokenizer_dir: s
     return model, tokenizer, preprocessing
 
 
-def train_shared_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
-    """Train the scratch tokenizer on the main process and return the same one on every process.
-
-    WordPiece training is not deterministic across processes (the order of equally frequent
-    tokens varies), so each process training its own would give different token ids.
-    """
-    state = PartialState()
-    if state.num_processes == 1:
-        return train_wordpiece_tokenizer(texts, vocab_size=vocab_size)
-
-    serialised: list[str | None] = [None]
-    if state.is_main_process:
-        serialised[0] = train_wordpiece_tokenizer(texts, vocab_size=vocab_size).backend_tokenizer.to_str()
-    broadcast_object_list(serialised, from_process=0)
-    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(serialised[0]), **SPECIAL_TOKENS)
-
-
 def _find_resume_checkpoint(settings: Settings) -> tuple[Path, str] | None:
     """Return the run folder of ``--resume_run`` and its last checkpoint, or None for a new run."""
     resume_run = settings.training.resume_run
@@ -164,83 +144,6 @@ def log_training_plan(args: MultiTaskTrainingArguments, train_rows: int, num_pro
     )
 
 
-def _tensorboard_callback(run_dir: Path) -> TensorBoardCallback:
-    callback = TensorBoardCallback()
-    callback.logging_dir = str(run_dir / TENSORBOARD_DIR)
-    return callback
-
-
-def best_validation_metrics(trainer: MultiTaskTrainer) -> dict:
-    """Return the logged validation metrics of the model training ended with, or {} if none were logged.
-
-    That is the best evaluation under ``load_best_model_at_end``, else the last one. Reading them
-    from the log avoids a second validation pass, which would also add a duplicate point to TensorBoard.
-    """
-    evaluations = [entry for entry in trainer.state.log_history if "eval_loss" in entry]
-    if not evaluations:
-        return {}
-    metric = trainer.args.metric_for_best_model
-    if trainer.args.load_best_model_at_end and trainer.state.best_metric is not None and metric:
-        key = metric if metric.startswith("eval_") else f"eval_{metric}"
-        for entry in evaluations:
-            if entry.get(key) == trainer.state.best_metric:
-                return entry
-    return evaluations[-1]
-
-
-def _last_logged(log_history: list[dict], key: str) -> float | None:
-    values = [entry[key] for entry in log_history if key in entry]
-    return values[-1] if values else None
-
-
-def summarise_run(
-    settings: Settings,
-    splits: DataSplits,
-    trainer: MultiTaskTrainer,
-    train_output,
-    validation_metrics: dict,
-    test_metrics: dict,
-) -> dict:
-    """Assemble metrics.json: per-task scores beside the majority baseline, timings and data counts."""
-    train_ids, test_ids = splits.label_ids("train"), splits.label_ids("test")
-    history = trainer.state.log_history
-
-    tasks = {}
-    for index, task in enumerate(splits.tasks):
-        baseline = majority_baseline(train_ids[:, index], test_ids[:, index], task.num_labels)
-        baseline["majority_label"] = task.labels[baseline.pop("majority_class_id")]
-        tasks[task.name] = {
-            "labels": list(task.labels),
-            "test": {name: test_metrics.get(f"test_{task.name}_{name}") for name in ("accuracy", "macro_f1", "loss")},
-            "validation": {
-                name: validation_metrics.get(f"eval_{task.name}_{name}") for name in ("accuracy", "macro_f1", "loss")
-            },
-            "majority_baseline": baseline,
-            "final_train_loss": _last_logged(history, f"loss_{task.name}"),
-        }
-
-    parameters = sum(parameter.numel() for parameter in trainer.model.parameters())
-    trainable = sum(parameter.numel() for parameter in trainer.model.parameters() if parameter.requires_grad)
-    return {
-        "mtl_hf_version": __version__,
-        "model": settings.model.model,
-        "from_scratch": settings.model.from_scratch,
-        "adapter": f"lora-r{settings.model.lora_r}" if settings.model.uses_lora else "full",
-        "tasks": tasks,
-        "test_mean_macro_f1": test_metrics.get("test_mean_macro_f1"),
-        "final_train_loss": _last_logged(history, "loss"),
-        "train_loss_mean": train_output.training_loss,
-        "timing": {
-            "train_runtime_s": train_output.metrics.get("train_runtime"),
-            "train_samples_per_second": train_output.metrics.get("train_samples_per_second"),
-            "epoch_time_s": trainer.epoch_timer.epoch_seconds,
-        },
-        "parameters": {"total": parameters, "trainable": trainable},
-        "global_steps": trainer.state.global_step,
-        "data": splits.summary(),
-    }
-
-
 def run_training(settings: Settings) -> RunResult:
     """Train one run end to end and return its folder and metrics.
 
@@ -273,7 +176,7 @@ def run_training(settings: Settings) -> RunResult:
     if state.is_main_process and checkpoint is None:
         write_yaml(run_dir / CONFIG_FILE, settings.to_dict())
 
-    callbacks = [_tensorboard_callback(run_dir)]
+    callbacks = [tensorboard_callback(run_dir)]
     if args.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience))
 
@@ -317,44 +220,3 @@ def save_run_model(trainer: MultiTaskTrainer, model_dir: Path) -> None:
 def _is_adapter_model(trainer: MultiTaskTrainer) -> bool:
     """Return whether the trained model is peft-wrapped (a LoRA run)."""
     return hasattr(trainer.model, "peft_config")
-
-
-def _tensorboard_writer(trainer: MultiTaskTrainer):
-    for callback in trainer.callback_handler.callbacks:
-        if isinstance(callback, TensorBoardCallback) and callback.tb_writer is not None:
-            return callback.tb_writer
-    return None
-
-
-def record_hyperparameters(trainer: MultiTaskTrainer, settings: Settings, metrics: dict) -> None:
-    """Write the run's settings and test scores to TensorBoard's HParams view.
-
-    Sweeps put runs side by side there, filterable by model, tasks and adapter.
-    """
-    writer = _tensorboard_writer(trainer)
-    if writer is None:
-        return
-    hyperparameters = {
-        "model": settings.model.model,
-        "from_scratch": settings.model.from_scratch,
-        "tasks": "+".join(settings.data.task_names),
-        "adapter": metrics["adapter"],
-        "learning_rate": settings.training.learning_rate,
-        "num_train_epochs": settings.training.num_train_epochs,
-        "per_device_train_batch_size": settings.training.per_device_train_batch_size,
-        "seed": settings.training.seed,
-    }
-    scores = {"hparam/test_mean_macro_f1": metrics["test_mean_macro_f1"]}
-    for task, task_metrics in metrics["tasks"].items():
-        scores[f"hparam/test_{task}_accuracy"] = task_metrics["test"]["accuracy"]
-        scores[f"hparam/test_{task}_macro_f1"] = task_metrics["test"]["macro_f1"]
-    # run_name "." keeps the HParams record in the run's own event folder instead of a timestamped subfolder.
-    writer.add_hparams(hyperparameters, scores, run_name=".")
-
-
-def close_tensorboard(trainer: MultiTaskTrainer) -> None:
-    """Flush and close the TensorBoard writer that the final evaluation reopened."""
-    for callback in trainer.callback_handler.callbacks:
-        if isinstance(callback, TensorBoardCallback) and callback.tb_writer is not None:
-            callback.tb_writer.close()
-            callback.tb_writer = None

@@ -1,7 +1,5 @@
 import logging
-from types import SimpleNamespace
 
-import numpy as np
 import pandas as pd
 import pytest
 
