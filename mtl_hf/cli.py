@@ -109,17 +109,14 @@ def train(options: tuple[str, ...]) -> None:
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
-@click.option("--runs-dir", default="runs", show_default=True, help="Folder in which the demo run folder is created.")
 @click.argument("options", nargs=-1, type=click.UNPROCESSED)
-def demo(runs_dir: str, options: tuple[str, ...]) -> None:
+def demo(options: tuple[str, ...]) -> None:
     """Train a small scratch model on the sample tweets shipped with the package (offline, under a minute on a CPU).
 
-    OPTIONS override the demo settings, e.g. `mtl-hf demo --num_train_epochs 5`.
+    OPTIONS override the demo settings, e.g. `mtl-hf demo --num_train_epochs 5 --runs_dir /tmp/runs`.
     """
     try:
-        run_train_command(
-            ["--config", str(demo_config_path()), *options], data=str(sample_data_path()), runs_dir=runs_dir
-        )
+        run_train_command(["--config", str(demo_config_path()), *options], data=str(sample_data_path()))
     except USER_ERRORS as error:
         raise click.UsageError(str(error)) from error
 

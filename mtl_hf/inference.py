@@ -200,7 +200,7 @@ class Predictor:
         ``progress`` shows a bar of the texts done on standard error.
         """
         per_task: list[list[np.ndarray]] = [[] for _ in self.task_names]
-        bar = tqdm(total=len(texts), unit=" rows", file=sys.stderr, disable=not progress, desc="predict")
+        bar = tqdm(total=len(texts), unit=" rows", file=sys.stderr, disable=not progress, desc="inference")
         for batch in _batches(texts, self.batch_size):
             encodings = self.tokenizer(
                 [self.preprocessing(text) for text in batch],

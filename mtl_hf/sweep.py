@@ -236,14 +236,16 @@ def sweep_command(config_path: str, runs_dir: str | None, overrides: tuple[str, 
     from .files import DataFileError
     from .report import write_report
 
+    is_main_process = PartialState().is_main_process
     try:
         plan = load_sweep(config_path, runs_dir)
-        click.echo(f"Sweep folder: {plan.sweep_dir} ({len(plan.runs)} runs)")
+        if is_main_process:
+            click.echo(f"Sweep folder: {plan.sweep_dir} ({len(plan.runs)} runs)")
         run_sweep(plan, list(overrides))
     except (SettingsError, DataFileError, FileExistsError) as error:
         raise click.UsageError(str(error)) from error
 
-    if PartialState().is_main_process:
+    if is_main_process:
         written = write_report(plan.sweep_dir)
         click.echo("Report: " + ", ".join(str(path) for path in written))
         click.echo(f"TensorBoard: tensorboard --logdir {plan.sweep_dir}")

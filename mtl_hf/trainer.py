@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import SequentialSampler
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
 from transformers.trainer_utils import has_length
 
 from .modeling import IGNORE_INDEX, MultiTaskOutput, multitask_loss
@@ -24,6 +24,18 @@ def unwrap_multitask_model(model: nn.Module) -> nn.Module:
         else:
             raise TypeError(f"{type(model).__name__} does not wrap a BertForMultiTask.")
     return model
+
+
+class LogLastStep(TrainerCallback):
+    """Log the training losses at the last optimizer step, so every run records a final loss.
+
+    Without it, a run shorter than ``logging_steps`` (or ending between two logs) leaves its last
+    steps out of the logged losses.
+    """
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps:
+            control.should_log = True
 
 
 class MultiTaskTrainer(Trainer):
@@ -46,6 +58,7 @@ class MultiTaskTrainer(Trainer):
 
         self.epoch_timer = EpochTimer()
         self.add_callback(self.epoch_timer)
+        self.add_callback(LogLastStep())
 
         # Per-task training losses are summed on the device and read at logging time only,
         # so training steps add no host synchronisation.

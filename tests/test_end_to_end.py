@@ -152,6 +152,14 @@ def test_train_help_lists_options():
     assert "--label_columns" in result.output
 
 
+def test_sweep_script_help():
+    completed = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "sweep.py"), "--help"], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0
+    assert "--config" in completed.stdout
+
+
 def test_script_entry_point_help():
     completed = subprocess.run(
         [sys.executable, str(REPO_ROOT / "scripts" / "train.py"), "--help"], capture_output=True, text=True, check=False
@@ -170,7 +178,7 @@ def test_real_tweets_short_run(tmp_path, covid_tweets):
 
 def test_demo_command_trains_on_shipped_sample(tmp_path):
     result = CliRunner().invoke(
-        main, ["demo", "--runs-dir", str(tmp_path / "runs"), "--num_train_epochs", "1", "--disable_tqdm", "true"]
+        main, ["demo", "--runs_dir", str(tmp_path / "runs"), "--num_train_epochs", "1", "--disable_tqdm", "true"]
     )
     assert result.exit_code == 0, result.output
     assert "majority baseline" in result.output

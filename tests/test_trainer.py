@@ -193,3 +193,15 @@ def test_trained_heads_reload_without_new_weights(tmp_path, tokenizer):
         logits = reloaded(**batch).logits
     for trained, loaded in zip(predictions, logits):
         assert np.allclose(trained, loaded.numpy(), atol=1e-5)
+
+
+def test_run_shorter_than_logging_steps_logs_final_loss(tmp_path, tokenizer):
+    dataset = _dataset(tokenizer, labelled_rows(2))
+    trainer = _trainer(
+        tmp_path, tokenizer, dataset, num_train_epochs=1, logging_steps=100,
+        eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
+    )
+    trainer.train()
+    train_logs = [entry for entry in trainer.state.log_history if "loss_sentiment" in entry]
+    assert len(train_logs) == 1
+    assert train_logs[0]["step"] == trainer.state.global_step
