@@ -71,7 +71,7 @@ def train_main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "-h" in argv or "--help" in argv:
         print("usage: train.py [--config FILE.yaml] [--OPTION VALUE ...]\n")
-        print(settings_help())
+        print(settings_help("train.py"))
         return 0
     try:
         run_train_command(argv)
@@ -90,17 +90,17 @@ def main() -> None:
 @main.command(
     context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
 )
-@click.argument("options", nargs=-1, type=click.UNPROCESSED)
+@click.argument("options", nargs=-1, type=click.UNPROCESSED, metavar="[--config FILE.yaml] [--OPTION VALUE]...")
 def train(options: tuple[str, ...]) -> None:
     """Train a multi-task (or single-task) model; each run gets a new folder under runs/.
 
-    OPTIONS are --config FILE.yaml and any training option as --name value, which override the
-    file. `mtl-hf train --help` lists every option.
+    --config reads settings from a YAML file, and every --OPTION VALUE overrides it. The
+    training options follow.
     """
     if "--help" in options or "-h" in options:
         click.echo(click.get_current_context().get_help())
         click.echo("\nTraining options:\n")
-        click.echo(settings_help())
+        click.echo(settings_help("mtl-hf train"))
         return
     try:
         run_train_command(list(options))
@@ -109,7 +109,7 @@ def train(options: tuple[str, ...]) -> None:
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
-@click.argument("options", nargs=-1, type=click.UNPROCESSED)
+@click.argument("options", nargs=-1, type=click.UNPROCESSED, metavar="[--OPTION VALUE]...")
 def demo(options: tuple[str, ...]) -> None:
     """Train a small scratch model on the sample tweets shipped with the package (offline, under a minute on a CPU).
 

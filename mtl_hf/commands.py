@@ -186,11 +186,15 @@ def evaluate_command(
     show_default=True,
     help="Data file to predict (.csv, .tsv, .txt, .jsonl, .json, .parquet), or '-' for one text per line on standard input.",
 )
-@click.option("--output", default=None, help="Output file (.csv or .jsonl). Standard output when omitted.")
+@click.option(
+    "--output",
+    default=None,
+    help="Output file (.csv, .tsv, .jsonl, or .json written as JSON Lines). Standard output when omitted.",
+)
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["csv", "jsonl"]),
+    type=click.Choice(["csv", "tsv", "jsonl"]),
     default=None,
     help="Output format. Taken from the --output suffix when omitted, JSON Lines on standard output.",
 )

@@ -109,11 +109,12 @@ def read_source(source: str, *, encoding: str | None, separator: str | None, hub
     return dataset.to_pandas().fillna("").astype(str)
 
 
-def _missing_column_error(source: str, option: str, wanted: str, columns: list[str]) -> DataFileError:
+def _missing_column_error(source: str, origin: str, wanted: str, columns: list[str]) -> DataFileError:
+    """Report a missing column; ``origin`` says where its name came from (an option or a layout)."""
     close = difflib.get_close_matches(wanted, columns, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     return DataFileError(
-        f"{source}: column {wanted!r} (from {option}) not found.{hint} "
+        f"{source}: column {wanted!r} ({origin}) not found.{hint} "
         f"The columns are: {', '.join(map(repr, columns))}."
     )
 
@@ -138,23 +139,33 @@ def resolve_columns(
     wanted_text = text_column or layout.text_column
     found_text = find_column(columns, wanted_text)
     if found_text is None:
-        raise _missing_column_error(source, "--text_column", wanted_text, columns)
+        origin = "from --text_column" if text_column else f"expected by the {layout.name} layout"
+        raise _missing_column_error(source, origin, wanted_text, columns)
 
     labels: dict[str, str] = {}
     for task in task_names:
-        wanted = label_columns.get(task) or (layout.label_columns.get(task) if layout else None)
+        named = label_columns.get(task)
+        wanted = named or (layout.label_columns.get(task) if layout else None)
         if wanted is None:
-            raise DataFileError(
-                f"{source}: no label column found for task {task!r}. Name it with "
-                f"--label_columns {task}=COLUMN; the columns are: {', '.join(map(repr, columns))}."
-            )
+            raise DataFileError(f"{source}: no label column found for task {task!r}.{_task_hint(task, layout)} "
+                                f"Name its column with --label_columns {task}=COLUMN; the columns are: "
+                                f"{', '.join(map(repr, columns))}.")
         found = find_column(columns, wanted)
         if found is None:
-            raise _missing_column_error(source, "--label_columns", wanted, columns)
+            origin = "from --label_columns" if named else f"expected by the {layout.name} layout for task {task!r}"
+            raise _missing_column_error(source, origin, wanted, columns)
         labels[task] = found
 
     renames = {task: rename for task, rename in (layout.label_renames if layout else {}).items() if task in labels}
     return TableColumns(text=found_text, labels=labels, label_renames=renames, layout=layout.name if layout else None)
+
+
+def _task_hint(task: str, layout: DatasetLayout | None) -> str:
+    """Suggest the closest task name of the detected layout, for a misspelt --tasks entry."""
+    if layout is None:
+        return ""
+    close = difflib.get_close_matches(task, list(layout.label_columns), n=1)
+    return f" Did you mean --tasks {close[0]}?" if close else ""
 
 
 def normalise_label(value: object) -> str | None:

@@ -28,9 +28,12 @@ from .tasks import KNOWN_LAYOUTS, find_column
 logger = logging.getLogger(__name__)
 
 CSV_FORMAT = "csv"
+TSV_FORMAT = "tsv"
 JSONL_FORMAT = "jsonl"
-OUTPUT_FORMATS = (CSV_FORMAT, JSONL_FORMAT)
-OUTPUT_SUFFIXES = {".csv": CSV_FORMAT, ".tsv": CSV_FORMAT, ".jsonl": JSONL_FORMAT, ".json": JSONL_FORMAT}
+OUTPUT_FORMATS = (CSV_FORMAT, TSV_FORMAT, JSONL_FORMAT)
+# A .json output is written as JSON Lines too: one object per row keeps the output streamable.
+OUTPUT_SUFFIXES = {".csv": CSV_FORMAT, ".tsv": TSV_FORMAT, ".jsonl": JSONL_FORMAT, ".json": JSONL_FORMAT}
+DELIMITERS = {CSV_FORMAT: ",", TSV_FORMAT: "\t"}
 STDIN_TEXT_COLUMN = "text"
 DEFAULT_CHUNK_ROWS = 2_000
 PROBABILITY_DECIMALS = 6
@@ -40,7 +43,7 @@ def output_format_for(output: str | Path | None, requested: str | None) -> str:
     """Return the output format: the one requested, else the one of the output suffix, else JSON Lines."""
     if requested is not None:
         if requested not in OUTPUT_FORMATS:
-            raise ValueError(f"Invalid output format {requested!r}: choose {' or '.join(OUTPUT_FORMATS)}.")
+            raise ValueError(f"Invalid output format {requested!r}: choose one of {', '.join(OUTPUT_FORMATS)}.")
         return requested
     if output is None:
         return JSONL_FORMAT
@@ -48,7 +51,8 @@ def output_format_for(output: str | Path | None, requested: str | None) -> str:
     suffix = Path(output).suffix.lower()
     if suffix not in OUTPUT_SUFFIXES:
         raise DataFileError(
-            f"--output {output}: unknown suffix {suffix!r}. Use .csv or .jsonl, or name the format with --format."
+            f"--output {output}: unknown suffix {suffix!r}. Use {', '.join(OUTPUT_SUFFIXES)} "
+            "(.json is written as JSON Lines), or name the format with --format."
         )
     return OUTPUT_SUFFIXES[suffix]
 
@@ -77,12 +81,13 @@ def resolve_text_column(source: str | Path, columns: list[str], requested: str |
 
 
 class _RowWriter:
-    """Write prediction rows as CSV (header before the first row) or as one JSON object per line."""
+    """Write prediction rows as CSV or TSV (header before the first row), or as one JSON object per line."""
 
     def __init__(self, stream: IO[str], output_format: str) -> None:
         self.stream = stream
         self.output_format = output_format
-        self.csv_writer = csv.writer(stream) if output_format == CSV_FORMAT else None
+        delimiter = DELIMITERS.get(output_format)
+        self.csv_writer = csv.writer(stream, delimiter=delimiter) if delimiter else None
         self.header_written = False
 
     def write(self, frame: pd.DataFrame) -> None:

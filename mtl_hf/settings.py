@@ -213,7 +213,7 @@ def _check_mixed_precision(fp16: bool) -> None:
     if torch.cuda.is_available():
         return
     if fp16:
-        raise SettingsError("Invalid --fp16 without a CUDA GPU: use --bf16 on CPUs, or leave both unset.")
+        raise SettingsError("--fp16 needs a CUDA GPU, and none was found: use --bf16 on CPUs, or leave both unset.")
     if os.environ.get(ACCELERATE_MIXED_PRECISION_ENV, "no").lower() == "fp16":
         raise SettingsError(
             "Invalid mixed_precision fp16 in the accelerate config or --mixed_precision: fp16 needs a CUDA GPU. "
@@ -294,14 +294,31 @@ def parse_settings(config: str | Path | None = None, overrides: list[str] | None
     parser = _parser()
     parser.set_defaults(**defaults)
     try:
-        model_args, data_args, training_args = parser.parse_args_into_dataclasses(
-            args=list(overrides or []), look_for_args_file=False
+        model_args, data_args, training_args, unknown = parser.parse_args_into_dataclasses(
+            args=list(overrides or []), look_for_args_file=False, return_remaining_strings=True
         )
     except ValueError as error:
         raise SettingsError(str(error)) from error
+    if unknown:
+        raise SettingsError(_unknown_arguments_message(unknown))
     return Settings(model=model_args, data=data_args, training=training_args)
 
 
-def settings_help() -> str:
-    """Return the help text of every option, as ``scripts/train.py --help`` prints it."""
-    return _parser().format_help()
+def _unknown_arguments_message(unknown: list[str]) -> str:
+    """Name the first unknown command-line option, with the closest known one."""
+    known = sorted(
+        f"--{name}" for dataclass_type in _parser().dataclass_types for name in _field_names(dataclass_type)
+    )
+    option = next((argument.split("=", 1)[0] for argument in unknown if argument.startswith("-")), None)
+    if option is None:
+        return f"Unexpected argument {unknown[0]!r}: options take the form --name value."
+    close = difflib.get_close_matches(option, known, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"Unknown option {option!r}.{hint} `mtl-hf train --help` lists every option."
+
+
+def settings_help(prog: str = "mtl-hf train") -> str:
+    """Return the help text of every option, as ``mtl-hf train --help`` and ``scripts/train.py --help`` print it."""
+    parser = _parser()
+    parser.prog = prog
+    return parser.format_help()

@@ -39,6 +39,7 @@ def train_wordpiece_tokenizer(
         vocab_size=vocab_size,
         min_frequency=min_frequency,
         special_tokens=list(SPECIAL_TOKENS.values()),
+        show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
     tokenizer.model = _renumbered_wordpiece(tokenizer.get_vocab())

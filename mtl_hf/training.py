@@ -58,6 +58,9 @@ def configure_logging(is_main_process: bool) -> None:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level, stream=sys.stderr)
     logging.getLogger("mtl_hf").setLevel(level)
     transformers.utils.logging.set_verbosity_warning()
+    # The per-file "Loading weights" and "Writing model shards" bars repeat at every checkpoint and
+    # drown the training log; the Trainer's own progress bar (--disable_tqdm) is not affected.
+    transformers.utils.logging.disable_progress_bar()
 
     import datasets
 
@@ -132,7 +135,7 @@ def log_training_plan(args: MultiTaskTrainingArguments, train_rows: int, num_pro
     steps_per_epoch = max(1, math.ceil(batches_per_epoch / args.gradient_accumulation_steps))
     total_steps = args.max_steps if args.max_steps > 0 else math.ceil(args.num_train_epochs * steps_per_epoch)
     logger.info(
-        "Effective batch size %d (%d per device x %d processes x %d accumulation steps); "
+        "Effective batch size %d (per-device batch %d, processes %d, gradient accumulation steps %d); "
         "%d optimizer steps (%d per epoch)",
         effective_batch, args.per_device_train_batch_size, num_processes, args.gradient_accumulation_steps,
         total_steps, steps_per_epoch,

@@ -36,7 +36,7 @@ SPLIT_OPTIONS = ["--validation_fraction", "0.1", "--test_fraction", "0.12"]
 TINY_RUN = ["--model", "micro", "--from_scratch", "--vocab_size", "200", "--num_train_epochs", "2",
             "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "4", "--logging_steps", "2",
             "--learning_rate", "0.003", "--disable_tqdm", "true", *SPLIT_OPTIONS]
-PLAN_LOG_LINE = "Effective batch size 16 (8 per device x 2 processes x 1 accumulation steps)"
+PLAN_LOG_LINE = "Effective batch size 16 (per-device batch 8, processes 2, gradient accumulation steps 1)"
 
 
 def launch_two_processes(tmp_path: Path, data: Path, *extra: str) -> subprocess.CompletedProcess:

@@ -383,3 +383,20 @@ def test_command_existing_output_exits_2(run_dir, tmp_path):
     result = _predict(["--model", str(run_dir), "--data", str(_texts_csv(tmp_path / "in.csv")), "--output", str(output)])
     assert result.exit_code == 2
     assert output.read_text() == "keep\n"
+
+
+def test_tsv_output_is_tab_separated(tmp_path, run_dir):
+    from click.testing import CliRunner
+
+    from mtl_hf.commands import predict_command
+
+    data = tmp_path / "tweets.csv"
+    data.write_text("text\nborsa rekor kırdı\nmaç kazanıldı\n", encoding="utf-8")
+    output = tmp_path / "predictions.tsv"
+
+    result = CliRunner().invoke(predict_command, ["--model", str(run_dir), "--data", str(data), "--output", str(output), "--no-progress"])
+
+    assert result.exit_code == 0, result.output
+    header = output.read_text(encoding="utf-8").splitlines()[0]
+    assert header.split("\t")[0] == "text"
+    assert "sentiment_label" in header.split("\t")
