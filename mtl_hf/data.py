@@ -109,13 +109,13 @@ def read_source(source: str, *, encoding: str | None, separator: str | None, hub
     return dataset.to_pandas().fillna("").astype(str)
 
 
-def _missing_column_error(source: str, origin: str, wanted: str, columns: list[str]) -> DataFileError:
+def _missing_column_error(source: str, origin: str, wanted: str, columns: list[str], fix: str) -> DataFileError:
     """Report a missing column; ``origin`` says where its name came from (an option or a layout)."""
     close = difflib.get_close_matches(wanted, columns, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     return DataFileError(
-        f"{source}: column {wanted!r} ({origin}) not found.{hint} "
-        f"The columns are: {', '.join(map(repr, columns))}."
+        f"{source}: column {wanted!r} ({origin}) not found.{hint} {fix}; "
+        f"the columns are: {', '.join(map(repr, columns))}."
     )
 
 
@@ -140,7 +140,7 @@ def resolve_columns(
     found_text = find_column(columns, wanted_text)
     if found_text is None:
         origin = "from --text_column" if text_column else f"expected by the {layout.name} layout"
-        raise _missing_column_error(source, origin, wanted_text, columns)
+        raise _missing_column_error(source, origin, wanted_text, columns, "Name the text column with --text_column")
 
     labels: dict[str, str] = {}
     for task in task_names:
@@ -153,7 +153,8 @@ def resolve_columns(
         found = find_column(columns, wanted)
         if found is None:
             origin = "from --label_columns" if named else f"expected by the {layout.name} layout for task {task!r}"
-            raise _missing_column_error(source, origin, wanted, columns)
+            fix = f"Name the label column with --label_columns {task}=COLUMN"
+            raise _missing_column_error(source, origin, wanted, columns, fix)
         labels[task] = found
 
     renames = {task: rename for task, rename in (layout.label_renames if layout else {}).items() if task in labels}

@@ -127,7 +127,7 @@ def test_text_table_lists_labels_and_baseline(predictor, tmp_path):
 
 def test_missing_label_column_is_rejected(predictor, tmp_path):
     data = write_csv(tmp_path / "test.csv", [{"text": "borsa", "sentiment": "negatif"}])
-    with pytest.raises(DataFileError, match="column 'topic' \\(from --label_columns\\) not found"):
+    with pytest.raises(DataFileError, match="column 'topic' \\(expected by the mtl-hf-sample layout for task 'topic'\\) not found.*--label_columns topic=COLUMN"):
         evaluate_file(predictor, data)
 
 
@@ -179,7 +179,8 @@ def test_command_missing_label_column_exits_2(run_dir, tmp_path):
     data = write_csv(tmp_path / "test.csv", [{"text": "borsa", "sentiment": "negatif"}])
     result = _evaluate(["--model", str(run_dir), "--data", str(data)])
     assert result.exit_code == 2
-    assert "column 'topic' (from --label_columns) not found" in result.output
+    assert "column 'topic' (expected by the mtl-hf-sample layout for task 'topic') not found" in result.output
+    assert "--label_columns topic=COLUMN" in result.output
 
 
 def test_command_invalid_label_columns_exits_2(run_dir, labelled_csv):
