@@ -196,13 +196,18 @@ class MultiTaskTrainingArguments(TrainingArguments):
     def __post_init__(self) -> None:
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
             raise SettingsError(f"Invalid --early_stopping_patience {self.early_stopping_patience}: give 1 or more.")
+        # The values below are adjusted to this machine; config.yaml keeps the requested ones, so that
+        # a run's settings file still uses a GPU when it is reused on a machine that has one.
+        self.requested_machine_values = {
+            "dataloader_pin_memory": self.dataloader_pin_memory,
+            "use_cpu": self.use_cpu,
+        }
         # Pinned memory only helps copies to a GPU; on a CPU-only machine torch warns at every epoch.
         if not torch.cuda.is_available():
             self.dataloader_pin_memory = False
         _check_mixed_precision(self.fp16)
         # Without an accelerator, processes started by torchrun (accelerate launch with several
         # processes) must join a gloo process group on the CPU; use_cpu makes accelerate do that.
-        # NOTE: config.yaml then records use_cpu: true, which forces the CPU if the file is reused on a GPU machine.
         if not torch.accelerator.is_available():
             self.use_cpu = True
         super().__post_init__()
@@ -231,7 +236,7 @@ class Settings:
 
     def to_dict(self) -> dict:
         """Return the settings as YAML-ready sections; :func:`parse_settings` reads them back."""
-        training_values = self.training.to_dict()
+        training_values = {**self.training.to_dict(), **self.training.requested_machine_values}
         return {
             "model": dataclasses.asdict(self.model),
             "data": dataclasses.asdict(self.data),

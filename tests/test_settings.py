@@ -59,3 +59,10 @@ def test_settings_round_trip_through_yaml(tmp_path):
     assert again.model == settings.model
     assert again.data == settings.data
     assert again.training.learning_rate == settings.training.learning_rate
+
+
+def test_saved_settings_keep_requested_device_options():
+    settings = parse_settings(None, ["--data", "x.csv"])
+    saved = settings.to_dict()["training"]
+    assert saved["use_cpu"] is False
+    assert saved["dataloader_pin_memory"] is True
