@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from importlib import resources
 from pathlib import Path
 
 import click
 
-from .files import DataFileError
-from .settings import SettingsError, parse_settings, settings_help
+from .errors import DataFileError, SettingsError
 
 # Errors the user can fix by changing an option or a file. They end with exit status 2, as
 # click's own usage errors do, instead of a stack trace.
@@ -58,6 +58,7 @@ def run_train_command(argv: list[str], **values) -> None:
     """Parse ``--config FILE`` and ``--key value`` options, train one run and print its test scores."""
     from accelerate import PartialState
 
+    from .settings import parse_settings
     from .training import run_training  # imported late so that --help stays fast
 
     config, overrides = split_config_option(argv)
@@ -68,6 +69,8 @@ def run_train_command(argv: list[str], **values) -> None:
 
 def train_main(argv: list[str] | None = None) -> int:
     """Entry point of ``scripts/train.py``: the same options as ``mtl-hf train``."""
+    from .settings import settings_help
+
     argv = list(sys.argv[1:] if argv is None else argv)
     if "-h" in argv or "--help" in argv:
         print("usage: train.py [--config FILE.yaml] [--OPTION VALUE ...]\n")
@@ -81,7 +84,32 @@ def train_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A click group that imports a command's module only when that command is run or listed.
+
+    The commands below live beside the concepts they drive and import torch, pandas and the
+    Trainer; loading them lazily keeps ``mtl-hf --version`` and ``mtl-hf train`` from paying for
+    the others.
+    """
+
+    lazy_commands = {
+        "evaluate": "commands:evaluate_command",
+        "predict": "commands:predict_command",
+        "sweep": "sweep:sweep_command",
+        "report": "report:report_command",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy_commands])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.lazy_commands:
+            return super().get_command(ctx, name)
+        module_name, attribute = self.lazy_commands[name].split(":")
+        return getattr(importlib.import_module(f".{module_name}", __package__), attribute)
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(package_name="mtl_hf")
 def main() -> None:
     """Multi-task fine-tuning of BERT encoders (sentiment and topic of Turkish news tweets)."""
@@ -98,6 +126,8 @@ def train(options: tuple[str, ...]) -> None:
     training options follow.
     """
     if "--help" in options or "-h" in options:
+        from .settings import settings_help
+
         click.echo(click.get_current_context().get_help())
         click.echo("\nTraining options:\n")
         click.echo(settings_help("mtl-hf train"))
@@ -119,18 +149,3 @@ def demo(options: tuple[str, ...]) -> None:
         run_train_command(["--config", str(demo_config_path()), *options], data=str(sample_data_path()))
     except USER_ERRORS as error:
         raise click.UsageError(str(error)) from error
-
-
-def _register_commands() -> None:
-    """Add the commands that live beside the concepts they drive."""
-    from .commands import evaluate_command, predict_command
-    from .report import report_command
-    from .sweep import sweep_command
-
-    main.add_command(evaluate_command, name="evaluate")
-    main.add_command(predict_command, name="predict")
-    main.add_command(sweep_command, name="sweep")
-    main.add_command(report_command, name="report")
-
-
-_register_commands()

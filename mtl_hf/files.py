@@ -42,6 +42,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .errors import DataFileError
+
 logger = logging.getLogger(__name__)
 
 DELIMITED_KIND = "csv"
@@ -89,9 +91,6 @@ PANDAS_LINE_PATTERN = re.compile(r"\b(?:line|row) (\d+)")
 OUTPUT_MODES = ("w", "wt", "wb")
 PARTIAL_SUFFIX = ".partial"
 
-
-class DataFileError(ValueError):
-    """Raised for a data file that cannot be used. The message names the file and the next step for the user."""
 
 
 @dataclass(frozen=True)

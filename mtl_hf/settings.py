@@ -17,6 +17,7 @@ import torch
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
+from .errors import SettingsError
 from .metrics import COMBINED_METRIC
 from .tasks import DEFAULT_TASKS
 from .text import LOWERCASE_CHOICES
@@ -27,10 +28,6 @@ DEFAULT_VOCAB_SIZE = 8000
 SECTION_NAMES = ("model", "data", "training")
 # accelerate launch passes its --mixed_precision (or the config file's) to the processes in this variable.
 ACCELERATE_MIXED_PRECISION_ENV = "ACCELERATE_MIXED_PRECISION"
-
-
-class SettingsError(ValueError):
-    """An invalid option or configuration file; the message names the option and the fix."""
 
 
 @dataclass
