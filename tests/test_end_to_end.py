@@ -204,3 +204,12 @@ def test_tensorboard_records_hyperparameters(finished_run):
     hparams = events.PluginTagToContent("hparams")
     assert hparams
     assert any(b"micro" in content for content in hparams.values())
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict", "sweep", "report"])
+def test_group_loads_subcommand_on_use(command):
+    listing = CliRunner().invoke(main, ["--help"])
+    assert command in listing.output
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0
+    assert f"Usage: main {command}" in result.output
