@@ -268,13 +268,18 @@ def read_config_file(path: str | Path) -> dict:
     if not isinstance(content, dict):
         raise SettingsError(f"Config file {path} must hold a mapping of option names to values.")
 
+    return flatten_sections(content, source=str(path))
+
+
+def flatten_sections(content: dict, source: str) -> dict:
+    """Merge the ``model:``, ``data:`` and ``training:`` sections into one mapping and check its keys."""
     values: dict = {}
     for key, value in content.items():
         if key in SECTION_NAMES and isinstance(value, dict):
             values.update(value)
         else:
             values[key] = value
-    check_known_options(values, source=str(path))
+    check_known_options(values, source=source)
     return values
 
 

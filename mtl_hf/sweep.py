@@ -24,7 +24,7 @@ import click
 import yaml
 
 from .runs import CHECKPOINTS_DIR, CONFIG_FILE, METRICS_FILE
-from .settings import SECTION_NAMES, SettingsError, check_known_options, parse_settings
+from .settings import SettingsError, flatten_sections, parse_settings
 
 logger = logging.getLogger(__name__)
 
@@ -140,14 +140,7 @@ def load_sweep(config_path: str | Path, runs_dir: str | Path | None = None) -> S
 def read_config_file_without_sweep(config_path: Path) -> dict:
     """Read the shared training settings of a sweep file, leaving out its ``sweep:`` section."""
     _, rest = _split_sweep_section(config_path)
-    values: dict = {}
-    for key, value in rest.items():
-        if key in SECTION_NAMES and isinstance(value, dict):
-            values.update(value)
-        else:
-            values[key] = value
-    check_known_options(values, source=str(config_path))
-    return values
+    return flatten_sections(rest, source=str(config_path))
 
 
 def run_values(plan: SweepPlan, run: SweepRun) -> dict:
