@@ -49,12 +49,15 @@ def run_script(script: str, passed: list[str], result_json: Path) -> tuple[list[
     return json.loads(result_json.read_text(encoding="utf-8")), seconds, tail
 
 
+MET_LABELS = {None: "n/a", True: "yes", False: "**no**"}
+
+
 def print_table(rows: list[tuple[str, dict]]) -> None:
     print("| Script | Figure | Baseline | Candidate | Ratio | Target | Met |")
     print("|---|---|---|---|---|---|---|")
     for script, row in rows:
         ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.3f}"
-        met = "n/a" if row["met"] is None else ("yes" if row["met"] else "**no**")
+        met = MET_LABELS[row["met"]]
         print(f"| {script} | {row['figure']} | {row['baseline']} | {row['candidate']} | {ratio} | {row['target']} | {met} |")
 
 
@@ -65,7 +68,9 @@ def main() -> None:
     args, passed = parser.parse_known_args()
     if args.quick:
         passed = ["--quick", *passed]
-    scripts = [name if name.endswith(".py") else f"{name}.py" for name in args.only.split(",")] if args.only else SCRIPTS
+    scripts = SCRIPTS
+    if args.only:
+        scripts = [name if name.endswith(".py") else f"{name}.py" for name in args.only.split(",")]
 
     rows: list[tuple[str, dict]] = []
     notes: list[str] = []

@@ -88,7 +88,7 @@ class LazyGroup(click.Group):
     """A click group that imports a command's module only when that command is run or listed.
 
     The commands below live beside the concepts they drive and import torch, pandas and the
-    Trainer; loading them lazily keeps ``mtl-hf --version`` and ``mtl-hf train`` from paying for
+    Trainer. Loading them lazily keeps ``mtl-hf --version`` and ``mtl-hf train`` from paying for
     the others.
     """
 

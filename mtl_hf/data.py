@@ -110,7 +110,7 @@ def read_source(source: str, *, encoding: str | None, separator: str | None, hub
 
 
 def _missing_column_error(source: str, origin: str, wanted: str, columns: list[str], fix: str) -> DataFileError:
-    """Report a missing column; ``origin`` says where its name came from (an option or a layout)."""
+    """Build the error for a missing column; ``origin`` names the source of the column name (an option or a layout)."""
     close = difflib.get_close_matches(wanted, columns, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     return DataFileError(

@@ -193,8 +193,8 @@ class MultiTaskTrainingArguments(TrainingArguments):
     def __post_init__(self) -> None:
         if self.early_stopping_patience is not None and self.early_stopping_patience < 1:
             raise SettingsError(f"Invalid --early_stopping_patience {self.early_stopping_patience}: give 1 or more.")
-        # The values below are adjusted to this machine; config.yaml keeps the requested ones, so that
-        # a run's settings file still uses a GPU when it is reused on a machine that has one.
+        # The values below are adjusted to this machine, but config.yaml keeps the requested ones.
+        # A run's settings file then still uses a GPU when it is reused on a machine that has one.
         self.requested_machine_values = {
             "dataloader_pin_memory": self.dataloader_pin_memory,
             "use_cpu": self.use_cpu,

@@ -8,8 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from mtl_hf import BertForMultiTask, BertMultiTaskConfig
+from mtl_hf.tokenization import train_wordpiece_tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -94,3 +96,26 @@ def _isolated_tokenization_cache(tmp_path_factory):
 def _quiet_third_party_logs():
     logging.getLogger("transformers").setLevel(logging.ERROR)
     yield
+
+
+# Text preprocessing saved with the tiny inference model: Turkish lower-casing and tweet cleaning.
+PREPROCESSING = {"lowercase": "turkish", "clean": True}
+
+
+def save_tiny_model(folder: Path) -> Path:
+    """Save an untrained 2-layer BertForMultiTask and a scratch tokenizer to ``folder`` as a run would."""
+    tokenizer = train_wordpiece_tokenizer([row["text"] for row in labelled_rows()], vocab_size=120)
+    tokenizer.model_max_length = 64
+    torch.manual_seed(0)
+    model = BertForMultiTask(tiny_config(vocab_size=len(tokenizer), text_preprocessing=PREPROCESSING))
+    model.save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    """A run folder whose model/ subfolder contains the tiny model."""
+    run = tmp_path_factory.mktemp("run")
+    save_tiny_model(run / "model")
+    return run

@@ -14,16 +14,8 @@ from mtl_hf.evaluation import confusion_matrix_image, evaluate_file, format_repo
 from mtl_hf.files import DataFileError, read_table
 from mtl_hf.inference import Predictor
 from tests.conftest import labelled_rows, write_csv
-from tests.test_prediction import save_tiny_model
 
 REAL_TWEET_ROWS = 200
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("run")
-    save_tiny_model(run / "model")
-    return run
 
 
 @pytest.fixture(scope="module")

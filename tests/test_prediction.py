@@ -16,31 +16,10 @@ from mtl_hf.commands import predict_command
 from mtl_hf.files import DataFileError
 from mtl_hf.inference import ModelLoadError, Predictor, locate_model, predict_texts
 from mtl_hf.prediction import iter_line_chunks, predict_file, predict_lines
-from mtl_hf.tokenization import train_wordpiece_tokenizer
-from tests.conftest import labelled_rows, tiny_config, write_csv
+from tests.conftest import write_csv
 
-PREPROCESSING = {"lowercase": "turkish", "clean": True}
 TEXTS = ["Borsa rekor kırdı", "takım maçı kaybetti", "aşı başarılı", "hastanede vaka arttı", "borsa sert düştü"]
 OUTPUT_COLUMNS = ["sentiment_label", "sentiment_probability", "topic_label", "topic_probability"]
-
-
-def save_tiny_model(folder: Path) -> Path:
-    """Save an untrained 2-layer BertForMultiTask and a scratch tokenizer to ``folder`` as a run would."""
-    tokenizer = train_wordpiece_tokenizer([row["text"] for row in labelled_rows()], vocab_size=120)
-    tokenizer.model_max_length = 64
-    torch.manual_seed(0)
-    model = BertForMultiTask(tiny_config(vocab_size=len(tokenizer), text_preprocessing=PREPROCESSING))
-    model.save_pretrained(str(folder))
-    tokenizer.save_pretrained(str(folder))
-    return folder
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    """A run folder whose model/ subfolder contains the tiny model."""
-    run = tmp_path_factory.mktemp("run")
-    save_tiny_model(run / "model")
-    return run
 
 
 @pytest.fixture(scope="module")
