@@ -167,13 +167,16 @@ def time_trainer_steps(model, dataset, tokenizer, batch_size: int, steps: int, w
     return seconds_per_step(clock.step_ends, warmup_steps)
 
 
+VERDICTS = {None: "n/a", True: "met", False: "MISSED"}
+
+
 def print_results(results: list[BenchResult], result_json: Path | None) -> None:
     """Print each result, with its ratio on the last line, and write them as JSON when asked."""
     for result in results:
         for key, value in result.details.items():
             print(f"  {key}: {value}")
         print(f"{result.figure}: baseline {result.baseline}; candidate {result.candidate}")
-        verdict = "n/a" if result.met is None else ("met" if result.met else "MISSED")
+        verdict = VERDICTS[result.met]
         ratio = "n/a" if result.ratio is None else f"{result.ratio:.3f}"
         print(f"ratio: {ratio} (target {result.target}, {verdict})")
     if result_json is not None:

@@ -2,9 +2,9 @@
 
 Each ladder size is built from scratch (random weights, WordPiece tokenizer trained on the
 training texts) and trained with MultiTaskTrainer on the real batches in a fixed order. The
-FLOPs of a step are an estimate from the padded batch shape: 6 FLOPs per weight per token for
-the encoder's matrix products (forward 2, backward 4) plus the attention scores and weighted
-sums (6 x 2 x layers x sequence length x hidden size per token). Embedding lookups, layer norms,
+FLOPs of a step are an estimate from the padded batch shape. The encoder's matrix products count
+6 FLOPs per weight per token (forward 2, backward 4). The attention scores and weighted sums add
+6 x 2 x layers x sequence length x hidden size per token. Embedding lookups, layer norms,
 softmax and the optimizer are not counted, so the figure understates the work done. The matmul
 probe runs before and after the sizes, and the ratio uses the mean of the two.
 """

@@ -2,7 +2,7 @@
 
 Tokens processed are batch size times the padded length of each batch (the longest row rounded
 up to a multiple of 8, as the training collator pads). The baseline is the Trainer's random
-sampler; the candidate is transformers' LengthGroupedSampler (``train_sampling_strategy=
+sampler. The candidate is transformers' LengthGroupedSampler (``train_sampling_strategy=
 "group_by_length"``), which still shuffles but puts rows of similar length in the same batch.
 """
 

@@ -1,7 +1,7 @@
 """Compare the throughput of ``mtl_hf.inference.Predictor`` with a bare batched forward loop.
 
 Both get the same model, tokenizer, texts and batch size. The bare loop tokenizes each batch with
-dynamic padding and runs the model under ``torch.inference_mode``, and does nothing else; the
+dynamic padding and runs the model under ``torch.inference_mode``, and does nothing else. The
 Predictor also applies the text preprocessing, the softmax and the label names. The ratio is
 Predictor texts per second over loop texts per second. When ``mtl_hf.inference`` is missing,
 the script prints "not available" and exits without a ratio.

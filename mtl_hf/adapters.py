@@ -1,9 +1,9 @@
 """LoRA adapters on the shared encoder, with every task head kept fully trainable and saved.
 
 A LoRA run folder's ``model/`` contains the adapter (``adapter_config.json`` and
-``adapter_model.safetensors``, which also carry the heads and the pooler), the tokenizer, and a
-``base/`` copy of the frozen encoder when that encoder cannot be loaded again by name (a model
-built with ``--from_scratch`` has random weights that exist nowhere else).
+``adapter_model.safetensors``, which also carry the heads and the pooler) and the tokenizer.
+It also contains a ``base/`` copy of the frozen encoder when that encoder cannot be loaded again
+by name, because a model built with ``--from_scratch`` has random weights that exist nowhere else.
 """
 
 from __future__ import annotations

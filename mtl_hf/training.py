@@ -46,7 +46,7 @@ PAD_TO_MULTIPLE_OF = 8
 
 @dataclass
 class RunResult:
-    """Where a run was written and its final metrics (the content of metrics.json)."""
+    """The folder of a finished run and its final metrics (the content of metrics.json)."""
 
     run_dir: Path
     metrics: dict

@@ -2,8 +2,8 @@
 
 Each run starts real gloo data-parallel training on a micro model built from scratch, so it takes
 about 30 s on two cores. The evaluation metrics written by the two processes must equal those of a
-single-process evaluation of the saved model, which only holds when every test row is counted
-exactly once (the test split has an odd number of rows, so the last batch is padded across processes).
+single-process evaluation of the saved model. That holds only when every test row is counted
+exactly once: the test split has an odd number of rows, so the last batch is padded across processes.
 """
 
 from __future__ import annotations
